@@ -1,0 +1,363 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""The one synchronization engine: Ponto booked transactions -> bank statement lines.
+
+Cron, "Synchronize now", the link wizard's first import and the demo all call `_sync()`.
+Exactly once: every line carries its Ponto transaction id under a unique index; transactions are
+imported oldest first, one page per transaction, and the import cursor advances in the same commit
+as its page, so a crash leaves a consistent prefix that the next run continues.
+"""
+import logging
+import time
+from datetime import timedelta
+
+import psycopg2
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.modules import module as odoo_module
+
+from ..ponto.errors import (
+    PontoAuthorizationError,
+    PontoConnectionError,
+    PontoCredentialsError,
+    PontoError,
+    PontoMalformedResponse,
+    PontoNotFound,
+    PontoRateLimited,
+    PontoRecentlySynchronized,
+    PontoServerError,
+)
+from ..ponto.mapping import statement_line_values
+from .ponto_account import SYNC_INTERVALS, _naive_utc
+
+_logger = logging.getLogger(__name__)
+
+# Advisory lock namespace ("PONT"): one transaction-level lock per account id.
+LOCK_NAMESPACE = 0x504F4E54
+# Transactions booked late with an execution date this much older than the newest imported one
+# are still picked up by incremental synchronizations.
+LATE_BOOKING_DAYS = 3
+# An incremental synchronization holds at most this many new transactions in memory; past that it
+# switches to the two-pass walk, which streams page by page.
+MAX_BUFFERED_TRANSACTIONS = 1000
+BATCH_SIZE = 100
+# Ask Ponto to refresh from the bank when its data is older than this.
+STALE_AFTER = timedelta(hours=6)
+CONSENT_WARNING_DAYS = (15, 3, 1)
+CRON_TIME_BUDGET = 240  # seconds of work per cron tick; the rest goes to the next tick
+RETRY_AFTER_ERROR = timedelta(hours=1)
+
+
+class PontoAccountSync(models.Model):
+    _inherit = "ponto.account"
+
+    # ------------------------------------------------------------------ entry points
+
+    def action_sync(self):
+        """Synchronize now (accountants may): same engine as the cron, run with its privileges."""
+        self.check_access("read")
+        accounts = self.filtered(lambda account: account.journal_id and account.is_exposed)
+        if not accounts:
+            raise UserError(self.env._("No linked Ponto account to synchronize."))
+        imported = accounts.sudo()._sync(manual=True)
+        failed = accounts.filtered(lambda account: account.sync_state not in ("ok", "unavailable"))
+        message = self.env._("%s new transaction(s) imported.", imported)
+        if failed:
+            message += " " + " ".join(f"{account.name}: {account.last_error}" for account in failed)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Ponto synchronization"),
+                "message": message,
+                "type": "warning" if failed else "success",
+                "sticky": bool(failed),
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    @api.model
+    def _cron_sync(self):
+        """Scheduled job: synchronize the accounts that are due, within a bounded time."""
+        deadline = time.monotonic() + CRON_TIME_BUDGET
+        self.search(self._due_domain(), order="next_sync, id")._sync(deadline=deadline, only_due=True)
+        if time.monotonic() > deadline and self.search_count(self._due_domain()):
+            self.env.ref("account_bank_sync_ponto.ir_cron_ponto_sync")._trigger()
+
+    @api.model
+    def _due_domain(self):
+        return [
+            ("journal_id", "!=", False),
+            ("is_exposed", "=", True),
+            ("sync_frequency", "!=", "manual"),
+            ("connection_id.state", "not in", ("deprecated_token", "disconnected")),
+            ("next_sync", "<=", fields.Datetime.now()),
+        ]
+
+    # ------------------------------------------------------------------ engine
+
+    def _sync(self, *, manual=False, deadline=None, only_due=False):
+        """Synchronize each account; one account's failure never stops the others.
+
+        Returns the number of transactions imported.
+        """
+        imported = 0
+        for account in self:
+            if deadline and time.monotonic() > deadline:
+                break
+            if not account._try_lock():
+                _logger.info("Ponto account %s is being synchronized elsewhere: skipped", account.id)
+                continue
+            account.invalidate_recordset()
+            if only_due and not account.filtered_domain(self._due_domain()):
+                continue  # another worker did it since this tick listed it
+            imported += account._sync_one(manual=manual)
+            account._commit()
+        return imported
+
+    def _sync_one(self, *, manual):
+        """Synchronize this account; every failure ends as a readable state. Returns the count."""
+        started = fields.Datetime.now()
+        imported = 0
+        try:
+            with self.env.cr.savepoint():
+                client = self._prepare_sync(manual=manual)
+            for page in self._transaction_pages(client):
+                if not self._try_lock():
+                    break  # another run took over at a page boundary; it continues from the cursor
+                imported += self._import_page(page)
+                self._commit()
+            else:
+                with self.env.cr.savepoint():
+                    self._close_statements()
+        except Exception as error:  # noqa: BLE001 - every failure becomes a state, never a traceback
+            self._record_failure(error, started, imported)
+        else:
+            self._record_success(imported, started)
+        return imported
+
+    def _prepare_sync(self, *, manual):
+        """Refresh the account from Ponto, warn about consent, handle bank refreshes; the client."""
+        client = self.connection_id._get_client()
+        ponto_account = client.get_account(self.ponto_id)
+        self.write(self._values_from_ponto(ponto_account))
+        self._warn_consent()
+        self._request_bank_refresh(client, ponto_account, manual=manual)
+        self._apply_updated_transactions(client)
+        return client
+
+    def _commit(self):
+        """Commit the work done so far, except inside tests (whose cursor must not commit)."""
+        if self.env.context.get("ponto_autocommit", not odoo_module.current_test):
+            self.env["ir.cron"]._commit_progress()
+            self.env.invalidate_all()  # keeps the ORM cache from growing over a long import
+        else:
+            self.env.flush_all()
+
+    def _try_lock(self):
+        """Transaction-level advisory lock: released by every commit, taken again per page."""
+        self.env.cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, self.id))
+        return self.env.cr.fetchone()[0]
+
+    # ------------------------------------------------------------------ fetching
+
+    def _transaction_pages(self, client):
+        """Pages of booked transactions to import, oldest first."""
+        if not self.last_transaction_date:
+            start = self.sync_start_date or self._default_start_date(self.journal_id)
+            return client.iter_transaction_pages_since(self.ponto_id, start)
+        return self._incremental_pages(client)
+
+    def _incremental_pages(self, client):
+        """Newest first from the top down to a few days before the cursor, then oldest first.
+
+        Already imported transactions in that window are skipped by `_import_page`; a window too
+        large to hold switches to the streaming walk.
+        """
+        boundary = self.last_transaction_date - timedelta(days=LATE_BOOKING_DAYS)
+        window = []
+        for transaction in client.iter_transactions(self.ponto_id):
+            if transaction.booking_date() < boundary:
+                break
+            window.append(transaction)
+            if len(window) > MAX_BUFFERED_TRANSACTIONS:
+                yield from client.iter_transaction_pages_since(self.ponto_id, boundary)
+                return
+        window.reverse()
+        for index in range(0, len(window), BATCH_SIZE):
+            yield window[index:index + BATCH_SIZE]
+
+    def _request_bank_refresh(self, client, ponto_account, *, manual):
+        """Ask Ponto to refresh from the bank when its data is stale; never wait for it."""
+        if ponto_account.availability == "readonly" or self.pending_synchronization_id:
+            return
+        refreshed = ponto_account.synchronized_at
+        if not manual and refreshed and fields.Datetime.now() - _naive_utc(refreshed) < STALE_AFTER:
+            return
+        try:
+            synchronization = client.create_synchronization(self.ponto_id)
+        except PontoRecentlySynchronized:
+            return  # normal: Ponto refreshed it moments ago; read what it has
+        self.pending_synchronization_id = synchronization.id
+
+    def _apply_updated_transactions(self, client):
+        """Apply Ponto's corrections of imported transactions, from a finished synchronization."""
+        if not self.pending_synchronization_id:
+            return
+        synchronization = client.get_synchronization(self.pending_synchronization_id)
+        if not synchronization.is_finished:
+            return
+        self.pending_synchronization_id = False
+        synchronization.raise_for_error()
+        if synchronization.updated_transactions_url:
+            updates = list(client.iter_updated_transactions(synchronization.id))
+            self.env["account.bank.statement.line"]._ponto_apply_updates(self, updates)
+
+    # ------------------------------------------------------------------ importing
+
+    def _import_page(self, transactions):
+        """Import one page (oldest first) with its cursor, in one savepoint. Returns the count."""
+        if not transactions:
+            return 0
+        Line = self.env["account.bank.statement.line"]
+        known = Line._ponto_known_ids(self.company_id, [transaction.id for transaction in transactions])
+        new = [transaction for transaction in transactions if transaction.id not in known]
+        newest = max(transactions, key=lambda transaction: transaction.booking_date())
+        with self.env.cr.savepoint():
+            if new:
+                values = [statement_line_values(transaction) for transaction in new]
+                lines = Line._ponto_create_lines(self, values)
+                self.env["account.bank.statement"]._ponto_attach(self, lines)
+            self._advance_cursor(newest)
+        return len(new)
+
+    def _advance_cursor(self, transaction):
+        booking_date = transaction.booking_date()
+        if self.last_transaction_date and booking_date < self.last_transaction_date:
+            return
+        self.write({"last_transaction_id": transaction.id, "last_transaction_date": booking_date})
+
+    def _close_statements(self):
+        """After a complete pass: opening balance on the first one, then the statements' balances."""
+        Statement = self.env["account.bank.statement"]
+        if not self.opening_balance_done:
+            self.env["account.bank.statement.line"]._ponto_create_opening_line(self)
+            self.opening_balance_done = True
+        Statement._ponto_settle_balances(self)
+
+    # ------------------------------------------------------------------ outcome
+
+    def _record_success(self, imported, started):
+        interval = SYNC_INTERVALS.get(self.sync_frequency)
+        state = "unavailable" if self.availability == "readonly" else "ok"
+        self._set_sync_state(state, False)
+        self._record_run(started, imported, started + interval if interval else False)
+        self.connection_id._set_state("connected")
+
+    def _record_run(self, started, imported, next_sync):
+        self.write({
+            "last_sync": started,
+            "last_sync_count": imported,
+            "imported_count": self.imported_count + imported,
+            "next_sync": next_sync,
+        })
+        self.connection_id.last_sync = started
+
+    def _record_failure(self, error, started, imported):
+        """Roll the failed page back (its savepoint did), then store a readable state."""
+        state, message = self._describe_failure(error)
+        _logger.warning("Ponto synchronization of account %s failed: %s", self.id, message)
+        self.env.invalidate_all()
+        interval = SYNC_INTERVALS.get(self.sync_frequency)
+        retry = started + min(interval, RETRY_AFTER_ERROR) if interval else False
+        if isinstance(error, PontoRateLimited) and error.retry_after:
+            retry = started + timedelta(seconds=error.retry_after)
+        self._set_sync_state(state, message)
+        self._record_run(started, imported, retry)
+        if state == "removed":
+            self.is_exposed = False
+        if isinstance(error, PontoCredentialsError):
+            self.connection_id._set_state("error", message)
+        elif isinstance(error, UserError) and self.connection_id.state == "deprecated_token":
+            self.connection_id._set_state("deprecated_token", message)
+        if state == "consent_expired":
+            self._schedule_consent_activity(expired=True)
+
+    def _describe_failure(self, error):
+        """(sync_state, message in plain words) for an exception of a run."""
+        _ = self.env._
+        if isinstance(error, PontoCredentialsError):
+            return "error", _(
+                "Ponto refused the Client ID and Secret of this connection (revoked or changed). "
+                "Enter new ones with Update Accounts. Details: %s", error
+            )
+        if isinstance(error, PontoAuthorizationError):
+            return "consent_expired", _(
+                "The bank authorization of this account has expired. Renew it in the Ponto "
+                "Dashboard (Accounts → Reauthorize); synchronization resumes by itself after."
+            )
+        if isinstance(error, PontoNotFound):
+            return "removed", _(
+                "Ponto no longer gives access to this account. Select it again in your Ponto "
+                "integration, then use Update Accounts. The journal and its statements are kept."
+            )
+        if isinstance(error, PontoRateLimited):
+            return "error", _("Ponto asked to slow down; the next synchronization will retry. %s", error)
+        if isinstance(error, (PontoServerError, PontoConnectionError)):
+            return "error", _("Ponto could not be reached; the next synchronization will retry. %s", error)
+        if isinstance(error, PontoMalformedResponse):
+            return "error", _("Ponto sent data that could not be read; nothing was lost. %s", error)
+        if isinstance(error, PontoError):
+            return "error", _("Ponto answered with an error: %s", error)
+        if isinstance(error, UserError):
+            return "error", error.args[0]
+        if isinstance(error, psycopg2.Error):
+            return "error", _("The database refused the import; it will be retried. %s", error.pgerror or error)
+        _logger.exception("Unexpected error during the Ponto synchronization of account %s", self.id)
+        return "error", _("Unexpected error; it will be retried. %s", error)
+
+    def _set_sync_state(self, state, message):
+        """Store the state; the chatter hears of state changes only, not of every run."""
+        previous = self.sync_state
+        if previous == state and (self.last_error or False) == (message or False):
+            return
+        self.write({"sync_state": state, "last_error": message})
+        if message and previous != state:
+            self.message_post(body=message)
+
+    # ------------------------------------------------------------------ consent
+
+    def _warn_consent(self):
+        """An activity for the responsible accountant 15, 3 and 1 days before the consent ends."""
+        if not self.authorization_expiration:
+            return
+        days_left = (self.authorization_expiration - fields.Datetime.now()).days
+        if days_left < 0:
+            self._schedule_consent_activity(expired=True)
+            return
+        threshold = min((days for days in CONSENT_WARNING_DAYS if days_left < days), default=None)
+        if threshold and self.consent_warning_days != threshold:
+            self.consent_warning_days = threshold
+            self._schedule_consent_activity(expired=False)
+
+    def _schedule_consent_activity(self, *, expired):
+        if expired and self.consent_warning_days == -1:
+            return
+        if expired:
+            self.consent_warning_days = -1
+            summary = self.env._("Bank authorization expired: %s", self.display_name)
+        else:
+            summary = self.env._(
+                "Bank authorization of %(account)s ends on %(date)s",
+                account=self.display_name, date=fields.Date.to_string(self.authorization_expiration.date()),
+            )
+        note = self.env._(
+            "Renew the bank authorization in the Ponto Dashboard (Accounts → select the account → "
+            "Reauthorize). Odoo keeps synchronizing once Ponto has it again."
+        )
+        self.activity_schedule(
+            "account_bank_sync_ponto.mail_activity_ponto_consent",
+            summary=summary,
+            note=note,
+            user_id=self.connection_id.responsible_user_id.id or self.env.user.id,
+        )

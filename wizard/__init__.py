@@ -1,0 +1,1 @@
+from . import ponto_link_wizard
