@@ -14,7 +14,7 @@ class AccountJournal(models.Model):
     )
 
     def __get_bank_statements_available_sources(self):
-        return super().__get_bank_statements_available_sources() + [("ponto", self.env._("Ponto"))]
+        return [*super().__get_bank_statements_available_sources(), ("ponto", self.env._("Ponto"))]
 
     @api.depends("ponto_account_ids")
     def _compute_ponto_account_id(self):

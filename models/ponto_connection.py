@@ -13,6 +13,8 @@ from ..ponto.errors import PontoCredentialsError, PontoError
 _logger = logging.getLogger(__name__)
 
 API_URL_PARAM = "account_bank_sync_ponto.api_url"
+TIMEOUT_PARAM = "account_bank_sync_ponto.timeout"
+BACKOFF_PARAM = "account_bank_sync_ponto.backoff_base"
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 MAX_SECRET_LENGTH = 512
 
@@ -134,7 +136,14 @@ class PontoConnection(models.Model):
 
     @api.model
     def _make_client(self, client_id, client_secret):
-        return PontoClient(self._get_api_url(), client_id, client_secret)
+        """A Ponto client; integrators may tune its read timeout and retry backoff (seconds)."""
+        params = self.env["ir.config_parameter"].sudo()
+        read_timeout = float(params.get_param(TIMEOUT_PARAM) or ponto_const.DEFAULT_TIMEOUT[1])
+        backoff_base = float(params.get_param(BACKOFF_PARAM) or ponto_const.BACKOFF_BASE)
+        # One number, not a (connect, read) pair: Odoo's test harness compares it with 10.
+        return PontoClient(
+            self._get_api_url(), client_id, client_secret, timeout=read_timeout, backoff_base=backoff_base
+        )
 
     def _get_client(self):
         """A client for this connection, refusing deprecated tokens with the migration guidance."""

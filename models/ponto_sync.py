@@ -102,6 +102,7 @@ class PontoAccountSync(models.Model):
         Returns the number of transactions imported.
         """
         imported = 0
+        clients = {}  # one client, so one token, per connection and run
         for account in self:
             if deadline and time.monotonic() > deadline:
                 break
@@ -111,17 +112,17 @@ class PontoAccountSync(models.Model):
             account.invalidate_recordset()
             if only_due and not account.filtered_domain(self._due_domain()):
                 continue  # another worker did it since this tick listed it
-            imported += account._sync_one(manual=manual)
+            imported += account._sync_one(manual=manual, clients=clients)
             account._commit()
         return imported
 
-    def _sync_one(self, *, manual):
+    def _sync_one(self, *, manual, clients):
         """Synchronize this account; every failure ends as a readable state. Returns the count."""
         started = fields.Datetime.now()
         imported = 0
         try:
             with self.env.cr.savepoint():
-                client = self._prepare_sync(manual=manual)
+                client = self._prepare_sync(manual=manual, clients=clients)
             for page in self._transaction_pages(client):
                 if not self._try_lock():
                     break  # another run took over at a page boundary; it continues from the cursor
@@ -136,9 +137,10 @@ class PontoAccountSync(models.Model):
             self._record_success(imported, started)
         return imported
 
-    def _prepare_sync(self, *, manual):
+    def _prepare_sync(self, *, manual, clients):
         """Refresh the account from Ponto, warn about consent, handle bank refreshes; the client."""
-        client = self.connection_id._get_client()
+        connection = self.connection_id
+        client = clients.get(connection.id) or clients.setdefault(connection.id, connection._get_client())
         ponto_account = client.get_account(self.ponto_id)
         self.write(self._values_from_ponto(ponto_account))
         self._warn_consent()
@@ -226,8 +228,7 @@ class PontoAccountSync(models.Model):
         with self.env.cr.savepoint():
             if new:
                 values = [statement_line_values(transaction) for transaction in new]
-                lines = Line._ponto_create_lines(self, values)
-                self.env["account.bank.statement"]._ponto_attach(self, lines)
+                Line._ponto_create_lines(self, values)
             self._advance_cursor(newest)
         return len(new)
 
@@ -313,7 +314,7 @@ class PontoAccountSync(models.Model):
             return "error", error.args[0]
         if isinstance(error, psycopg2.Error):
             return "error", _("The database refused the import; it will be retried. %s", error.pgerror or error)
-        _logger.exception("Unexpected error during the Ponto synchronization of account %s", self.id)
+        _logger.error("Unexpected error during the Ponto synchronization of account %s", self.id, exc_info=error)
         return "error", _("Unexpected error; it will be retried. %s", error)
 
     def _set_sync_state(self, state, message):
