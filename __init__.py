@@ -1,5 +1,4 @@
-from . import models
-from . import wizard
+from . import models, wizard
 
 
 def uninstall_hook(env):
