@@ -25,7 +25,7 @@ class AccountBankStatement(models.Model):
         if period == "month":
             key = f"{date:%Y-%m}"
             return key, key
-        run = self.env.context.get("ponto_run_key") or fields.Datetime.to_string(fields.Datetime.now())
+        run = str(self.env.context["ponto_run_key"])  # set by the engine for each run
         return f"run-{run}", run
 
     def _ponto_create_lines_in_statements(self, account, journal, vals_list):

@@ -234,5 +234,7 @@ class PontoConnection(models.Model):
 
     def action_sync(self):
         """Synchronize now every linked account of these connections (the one sync engine)."""
+        if "deprecated_token" in self.mapped("state"):
+            raise UserError(self._legacy_token_message())
         accounts = self.account_ids.filtered(lambda account: account.journal_id and account.is_exposed)
         return accounts.action_sync()

@@ -112,7 +112,8 @@ class PontoAccountSync(models.Model):
             account.invalidate_recordset()
             if only_due and not account.filtered_domain(self._due_domain()):
                 continue  # another worker did it since this tick listed it
-            imported += account._sync_one(manual=manual, clients=clients)
+            run = account.with_context(ponto_run_key=account.env.context.get("ponto_run_key") or fields.Datetime.now())
+            imported += run._sync_one(manual=manual, clients=clients)
             account._commit()
         return imported
 
