@@ -22,6 +22,11 @@
         "wizard/ponto_link_wizard_views.xml",
         "views/menus.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "account_bank_sync_ponto/static/src/js/tours/**/*",
+        ],
+    },
     "images": ["static/description/icon.png"],
     "installable": True,
     "application": False,

@@ -191,7 +191,7 @@ class PontoClient:
         if name:
             params["filter[name][contains]"] = name
         if country:
-            params["filter[country][eq]"] = country
+            params["filter[country][eq]"] = country.upper()
         for page in self._iter_pages(self._url(const.FINANCIAL_INSTITUTIONS_PATH), params=params):
             for institution in map(Institution.from_resource, page):
                 if _institution_matches(institution, name, country):

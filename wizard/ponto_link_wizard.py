@@ -51,8 +51,7 @@ class PontoLinkWizard(models.TransientModel):
     def action_fetch_accounts(self):
         """Check the credentials with Ponto and propose one line per exposed account."""
         self.ensure_one()
-        if not self.env.user.has_group("base.group_system"):
-            raise UserError(self.env._("Only administrators may enter the Client ID and Secret of Ponto."))
+        self._check_admin()
         Connection = self.env["ponto.connection"]
         client_id, secret = Connection._check_credentials_format(self.client_id, self.sudo().client_secret)
         ponto_accounts = Connection._fetch_accounts(Connection._make_client(client_id, secret))
@@ -61,12 +60,25 @@ class PontoLinkWizard(models.TransientModel):
                 "This Ponto integration gives access to no account. In Ponto Dashboard → "
                 "Integration → Live, open the integration and select the accounts to synchronize."
             ))
+        self.connection_id = self.connection_id or self._known_connection(ponto_accounts)
         self.line_ids = [fields.Command.clear()] + [
             fields.Command.create(values) for values in self._proposed_lines(ponto_accounts)
         ]
         self.write({"step": "accounts", "client_id": client_id})
         self.sudo().client_secret = secret
         return self._reopen()
+
+    def _check_admin(self):
+        if not self.env.user.has_group("base.group_system"):
+            raise UserError(self.env._("Only administrators may enter the Client ID and Secret of Ponto."))
+
+    def _known_connection(self, ponto_accounts):
+        """The company's connection that already has these Ponto accounts: connecting again
+        updates it, instead of a second connection feeding a second set of journals."""
+        return self.env["ponto.account"].search([
+            ("company_id", "=", self.company_id.id),
+            ("ponto_id", "in", [ponto_account.id for ponto_account in ponto_accounts]),
+        ], limit=1).connection_id
 
     def _proposed_lines(self, ponto_accounts):
         """Lines that follow the user guide's tip: one journal per bank account; a single account
@@ -85,12 +97,13 @@ class PontoLinkWizard(models.TransientModel):
             if account:
                 journal = account.journal_id
                 line.update(sync_frequency=account.sync_frequency, statement_period=account.statement_period)
+                line.update(action="link" if journal else "none", journal_id=journal.id)
             else:
                 journal = self._journal_with_iban(ponto_account, free_journals)
                 if not journal and not bank_journal_taken:
                     journal = self._existing_bank_journal(ponto_account, free_journals)
                     bank_journal_taken = bool(journal)
-            line.update(action="link" if journal else "create", journal_id=journal.id)
+                line.update(action="link" if journal else "create", journal_id=journal.id)
             free_journals -= journal
             lines.append(line)
         return lines
@@ -121,7 +134,19 @@ class PontoLinkWizard(models.TransientModel):
     def action_validate(self):
         """Save the connection, create or link the journals, and schedule the first import."""
         self.ensure_one()
+        self._check_admin()
         self._check_lines()
+        connection = self._save_connection()
+        if connection.account_ids.filtered("journal_id"):
+            self.env.ref("account_bank_sync_ponto.ir_cron_ponto_sync")._trigger()
+        return self.env["ir.actions.act_window"]._for_xml_id("account.open_account_journal_dashboard_kanban")
+
+    def _save_connection(self):
+        """Store the credentials on the connection (new or updated) and carry out the lines.
+
+        Ponto is asked again: an account it dropped since step 1 is only flagged, with its journal.
+        The Secret leaves the wizard once stored on the connection.
+        """
         Connection = self.env["ponto.connection"]
         secret = self.sudo().client_secret
         client = Connection._make_client(self.client_id, secret)
@@ -131,14 +156,15 @@ class PontoLinkWizard(models.TransientModel):
             "company_id": self.company_id.id,
         })
         connection.sudo().write({"client_id": self.client_id, "client_secret": secret, "api_token": False})
+        self.sudo().client_secret = False
         connection._set_state("connected")
         accounts = {account.ponto_id: account for account in connection._apply_ponto_accounts(ponto_accounts)}
-        for line in self.line_ids:
+        lines = self.line_ids.filtered(lambda line: line.ponto_id in accounts)
+        for line in lines:  # first free the journals that change hands, then link
+            line._release(accounts[line.ponto_id])
+        for line in lines:
             line._apply(accounts[line.ponto_id])
-        linked = connection.account_ids.filtered("journal_id")
-        if linked:
-            self.env.ref("account_bank_sync_ponto.ir_cron_ponto_sync")._trigger()
-        return self.env["ir.actions.act_window"]._for_xml_id("account.open_account_journal_dashboard_kanban")
+        return connection
 
     def _connection_name(self, client):
         try:
@@ -159,6 +185,11 @@ class PontoLinkWizard(models.TransientModel):
             ))
         for line in self.line_ids.filtered(lambda line: line.action == "link"):
             line._check_journal()
+
+    def _decided_accounts(self):
+        """The connection's accounts whose journal this wizard decides (they have a line)."""
+        ponto_ids = set(self.line_ids.mapped("ponto_id"))
+        return self.connection_id.account_ids.filtered(lambda account: account.ponto_id in ponto_ids)
 
     def _reopen(self):
         return {
@@ -220,7 +251,7 @@ class PontoLinkWizardLine(models.TransientModel):
                 "The journal %(journal)s belongs to another company (%(company)s).",
                 journal=journal.display_name, company=journal.company_id.name,
             ))
-        other = journal.ponto_account_ids.filtered(lambda account: account.ponto_id != self.ponto_id)
+        other = journal.ponto_account_ids - self.wizard_id._decided_accounts()
         if other:
             raise UserError(self.env._(
                 "The journal %(journal)s is already linked to the Ponto account %(account)s.",
@@ -235,19 +266,22 @@ class PontoLinkWizardLine(models.TransientModel):
                 journal_currency=journal_currency.name,
             ))
 
+    def _release(self, account):
+        """Unlink the journal of `account` unless this line keeps it."""
+        if self.action != "link" or self.journal_id != account.journal_id:
+            account.action_unlink_journal()
+
     def _apply(self, account):
-        """Carry out this line's action on the ponto.account `account`."""
+        """Carry out this line's action on the ponto.account `account` (after `_release`)."""
         account.write({
             "sync_frequency": self.sync_frequency,
             "statement_period": self.statement_period,
             **({"sync_start_date": self.sync_start_date} if self.sync_start_date else {}),
         })
         if self.action == "none":
-            account.action_unlink_journal()
             return
         journal = self.journal_id if self.action == "link" else self._create_journal()
         if account.journal_id != journal:
-            account.action_unlink_journal()
             account._link_journal(journal)
         if not journal.bank_account_id:
             journal.write(self._bank_account_values())
@@ -263,14 +297,7 @@ class PontoLinkWizardLine(models.TransientModel):
         })
 
     def _bank_account_values(self):
-        """The account's IBAN as the journal's bank account (the company's res.partner.bank)."""
+        """The account's IBAN as the journal's bank account: the journal finds or creates the
+        company's res.partner.bank for it."""
         iban = valid_iban(self.iban)
-        if not iban:
-            return {}
-        bank_account = self.env["res.partner.bank"].search([
-            ("sanitized_acc_number", "=", iban),
-            ("partner_id", "=", self.company_id.partner_id.id),
-        ], limit=1)
-        if bank_account:
-            return {"bank_account_id": bank_account.id}
-        return {"bank_acc_number": iban}
+        return {"bank_acc_number": iban} if iban else {}
