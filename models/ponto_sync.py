@@ -123,7 +123,7 @@ class PontoAccountSync(models.Model):
         imported = 0
         try:
             with self.env.cr.savepoint():
-                client = self._prepare_sync(manual=manual, clients=clients)
+                client, bank_error = self._prepare_sync(manual=manual, clients=clients)
             for page in self._transaction_pages(client):
                 if not self._try_lock():
                     break  # another run took over at a page boundary; it continues from the cursor
@@ -134,20 +134,30 @@ class PontoAccountSync(models.Model):
                     self._close_statements()
         except Exception as error:  # noqa: BLE001 - every failure becomes a state, never a traceback
             self._record_failure(error, started, imported)
+            return imported
+        if bank_error:  # what Ponto already had is imported; the bank itself needs attention
+            self._record_failure(bank_error, started, imported)
         else:
             self._record_success(imported, started)
         return imported
 
     def _prepare_sync(self, *, manual, clients):
-        """Refresh the account from Ponto, warn about consent, handle bank refreshes; the client."""
+        """Refresh the account from Ponto, warn about consent, handle bank refreshes.
+
+        Returns the client and the error of the last bank refresh, if it failed (the history
+        Ponto already holds stays readable, so the import goes on).
+        """
         connection = self.connection_id
         client = clients.get(connection.id) or clients.setdefault(connection.id, connection._get_client())
         ponto_account = client.get_account(self.ponto_id)
         self.write(self._values_from_ponto(ponto_account))
         self._warn_consent()
+        try:
+            self._apply_updated_transactions(client)
+        except PontoAuthorizationError as error:
+            return client, error
         self._request_bank_refresh(client, ponto_account, manual=manual)
-        self._apply_updated_transactions(client)
-        return client
+        return client, None
 
     def _commit(self):
         """Commit the work done so far, except inside tests (whose cursor must not commit)."""
@@ -330,7 +340,8 @@ class PontoAccountSync(models.Model):
     # ------------------------------------------------------------------ consent
 
     def _warn_consent(self):
-        """An activity for the responsible accountant 15, 3 and 1 days before the consent ends."""
+        """An activity for the responsible accountant 15, 3 and 1 days before the consent ends;
+        the activities go away once the consent is renewed."""
         if not self.authorization_expiration:
             return
         days_left = (self.authorization_expiration - fields.Datetime.now()).days
@@ -338,7 +349,10 @@ class PontoAccountSync(models.Model):
             self._schedule_consent_activity(expired=True)
             return
         threshold = min((days for days in CONSENT_WARNING_DAYS if days_left < days), default=None)
-        if threshold and self.consent_warning_days != threshold:
+        if not threshold and self.consent_warning_days:
+            self.consent_warning_days = 0
+            self.activity_unlink(["account_bank_sync_ponto.mail_activity_ponto_consent"])
+        elif threshold and self.consent_warning_days != threshold:
             self.consent_warning_days = threshold
             self._schedule_consent_activity(expired=False)
 

@@ -238,7 +238,7 @@ class TestSyncDetails(PontoCase):
     def test_consent_warnings_at_15_3_1_days_and_on_expiry(self):
         activity_type = self.env.ref("account_bank_sync_ponto.mail_activity_ponto_consent")
         now = fields.Datetime.now()
-        for days_left, expected in ((20, 0), (14, 1), (14, 1), (2, 2), (0.5, 3), (-1, 4)):
+        for days_left, expected in ((20, 0), (14, 1), (14, 1), (2, 2), (0.5, 3), (-1, 4), (170, 0)):
             self.checking.authorization_expiration = now + timedelta(days=days_left)
             self.checking._warn_consent()
             activities = self.checking.activity_ids.filtered(lambda a: a.activity_type_id == activity_type)
@@ -251,3 +251,19 @@ class TestSyncDetails(PontoCase):
         self.assertEqual(self.checking.sync_state, "consent_expired", self.checking.last_error)
         self.assertIn("Reauthorize", self.checking.last_error)
         self.assertTrue(self.checking.activity_ids)
+        self.assertEqual(self.imported(self.checking), self.fake_truth(self.checking_id),
+                         "what Ponto already holds is still imported")
+
+    def test_dashboard_shows_last_sync_and_warnings(self):
+        journal = self.checking.journal_id
+        data = journal._get_journal_dashboard_data_batched()[journal.id]
+        self.assertTrue(data["ponto_linked"])
+        self.assertFalse(data["ponto_last_sync"])
+        self.checking._sync()
+        data = journal._get_journal_dashboard_data_batched()[journal.id]
+        self.assertTrue(data["ponto_last_sync"])
+        self.assertFalse(data["ponto_warning"])
+        self.fake.inject("account", "503", count=4)
+        self.checking._sync()
+        data = journal._get_journal_dashboard_data_batched()[journal.id]
+        self.assertIn("could not be reached", data["ponto_warning"])
