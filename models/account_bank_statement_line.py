@@ -45,7 +45,6 @@ class AccountBankStatementLine(models.Model):
         journal = account.journal_id
         company = journal.company_id
         journal_currency = journal.currency_id or company.currency_id
-        currency = self._ponto_currency(values["currency"])
         vals = {
             "journal_id": journal.id,
             "ponto_account_id": account.id,
@@ -58,7 +57,8 @@ class AccountBankStatementLine(models.Model):
             "transaction_type": values["transaction_type"],
             "transaction_details": values["transaction_details"],
         }
-        if currency != journal_currency:
+        if values["currency"] != journal_currency.name:
+            currency = self._ponto_currency(values["currency"])
             vals.update({
                 "foreign_currency_id": currency.id,
                 "amount_currency": vals["amount"],
