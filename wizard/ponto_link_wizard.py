@@ -151,11 +151,17 @@ class PontoLinkWizard(models.TransientModel):
         secret = self.sudo().client_secret
         client = Connection._make_client(self.client_id, secret)
         ponto_accounts = Connection._fetch_accounts(client)
+        organization = self._organization(client)
         connection = self.connection_id or Connection.create({
-            "name": self._connection_name(client),
+            "name": (organization and organization.name) or self.env._("Ponto"),
             "company_id": self.company_id.id,
         })
-        connection.sudo().write({"client_id": self.client_id, "client_secret": secret, "api_token": False})
+        connection.sudo().write({
+            "client_id": self.client_id,
+            "client_secret": secret,
+            "api_token": False,
+            **({"organization_id": organization.sub} if organization else {}),
+        })
         self.sudo().client_secret = False
         connection._set_state("connected")
         accounts = {account.ponto_id: account for account in connection._apply_ponto_accounts(ponto_accounts)}
@@ -166,11 +172,12 @@ class PontoLinkWizard(models.TransientModel):
             line._apply(accounts[line.ponto_id])
         return connection
 
-    def _connection_name(self, client):
+    def _organization(self, client):
+        """Ponto's user info: the organization behind the credentials (None if Ponto won't say)."""
         try:
-            return client.userinfo().name or self.env._("Ponto")
+            return client.userinfo()
         except PontoError:
-            return self.env._("Ponto")
+            return None
 
     def _check_lines(self):
         journals = [line.journal_id for line in self.line_ids if line.action == "link"]
