@@ -232,9 +232,13 @@ class PontoConnection(models.Model):
         action["domain"] = [("connection_id", "=", self.id)]
         return action
 
-    def action_sync(self):
-        """Synchronize now every linked account of these connections (the one sync engine)."""
+    def _check_not_deprecated(self):
+        """Refuse, with the migration guidance, to use a connection of the deprecated API token."""
         if "deprecated_token" in self.mapped("state"):
             raise UserError(self._legacy_token_message())
+
+    def action_sync(self):
+        """Synchronize now every linked account of these connections (the one sync engine)."""
+        self._check_not_deprecated()
         accounts = self.account_ids.filtered(lambda account: account.journal_id and account.is_exposed)
         return accounts.action_sync()

@@ -56,6 +56,7 @@ class PontoAccountSync(models.Model):
     def action_sync(self):
         """Synchronize now (accountants may): same engine as the cron, run with its privileges."""
         self.check_access("read")
+        self.connection_id._check_not_deprecated()
         accounts = self.filtered(lambda account: account.journal_id and account.is_exposed)
         if not accounts:
             raise UserError(self.env._("No linked Ponto account to synchronize."))

@@ -172,11 +172,11 @@ class TestDeprecatedToken(WizardCase):
             self.connection.action_sync()
         self.assert_migration_guidance(str(caught.exception))
 
-    def test_synchronize_now_from_the_journal_warns_with_the_migration_guidance(self):
+    def test_synchronize_now_from_the_journal_refuses_with_the_migration_guidance(self):
         self.fake.reset_calls()
-        action = self.bank_journal.action_ponto_sync()
-        self.assertEqual(action["params"]["type"], "warning")
-        self.assert_migration_guidance(action["params"]["message"])
+        with self.assertRaises(UserError) as refusal:
+            self.bank_journal.action_ponto_sync()
+        self.assert_migration_guidance(str(refusal.exception))
         self.assertFalse(self.fake.calls, "the token is never sent to Ponto")
         self.assertEqual(self.connection.state, "deprecated_token")
 

@@ -1,10 +1,11 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import timedelta
+from itertools import pairwise
 
 from odoo import fields
 from odoo.tests import tagged
 
+from ..ponto.records import Transaction
 from .common import FAKE_TODAY, PontoCase
 
 
@@ -112,7 +113,7 @@ class TestSyncDetails(PontoCase):
     def assert_statements_chain(self, account):
         statements = self.statements(account)
         self.assertTrue(statements)
-        for previous, statement in zip(statements, statements[1:]):
+        for previous, statement in pairwise(statements):
             self.assertAlmostEqual(statement.balance_start, previous.balance_end_real, places=2)
         self.assertTrue(all(statements.mapped("is_complete")), statements.mapped("problem_description"))
         self.assertTrue(all(statements.mapped("is_valid")), statements.mapped("problem_description"))
@@ -156,8 +157,6 @@ class TestSyncDetails(PontoCase):
                             for r in resources))
         lines = self.env["account.bank.statement.line"].search([("ponto_account_id", "=", savings.id)])
         by_id = {line.ponto_transaction_id: line.date for line in lines}
-        from ..ponto.records import Transaction
-
         for resource in resources:
             transaction = Transaction.from_resource(resource)
             self.assertEqual(by_id[transaction.id], transaction.booking_date())
@@ -221,7 +220,7 @@ class TestSyncDetails(PontoCase):
         first, second = list(self.imported(self.checking))[:2]
         lines = self.env["account.bank.statement.line"].search([("ponto_transaction_id", "in", [first, second])])
         reconciled = lines.filtered(lambda line: line.ponto_transaction_id == second)
-        suspense = reconciled.move_id.line_ids.filtered(lambda l: l.account_id == reconciled.journal_id.suspense_account_id)
+        suspense = reconciled.move_id.line_ids.filtered(lambda aml: aml.account_id == reconciled.journal_id.suspense_account_id)
         suspense.with_context(skip_readonly_check=True).account_id = self.company_data["default_account_expense"]
         self.assertTrue(reconciled.is_reconciled)
         self.fake.update_transaction(self.checking_id, first, remittanceInformation="Corrected by the bank",
