@@ -19,6 +19,7 @@
         "views/ponto_connection_views.xml",
         "views/ponto_institution_views.xml",
         "views/account_journal_views.xml",
+        "views/account_bank_statement_views.xml",
         "wizard/ponto_link_wizard_views.xml",
         "views/menus.xml",
     ],

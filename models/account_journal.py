@@ -1,5 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from odoo import api, fields, models
+from odoo.tools import format_datetime
 
 
 class AccountJournal(models.Model):
@@ -30,14 +31,9 @@ class AccountJournal(models.Model):
 
     def action_ponto_connect(self):
         """Connect with Ponto: the link wizard, with this journal proposed for the first account."""
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.env._("Connect with Ponto"),
-            "res_model": "ponto.link.wizard",
-            "view_mode": "form",
-            "target": "new",
-            "context": {"ponto_default_journal_id": self[:1].id},
-        }
+        return self.env["ponto.link.wizard"]._open_action(
+            self.env._("Connect with Ponto"), ponto_default_journal_id=self[:1].id
+        )
 
     def _fill_bank_cash_dashboard_data(self, dashboard_data):
         super()._fill_bank_cash_dashboard_data(dashboard_data)
@@ -45,9 +41,9 @@ class AccountJournal(models.Model):
             account = journal.ponto_account_id
             data = dashboard_data[journal.id]
             data["ponto_linked"] = bool(account)
-            data["ponto_last_sync"] = account.last_sync and fields.Datetime.to_string(
-                fields.Datetime.context_timestamp(journal, account.last_sync)
-            )[:16]
+            data["ponto_last_sync"] = account.last_sync and format_datetime(
+                self.env, account.last_sync, dt_format="short"
+            )
             data["ponto_warning"] = account.last_error or (
                 account.consent_days_left <= 15 and account.authorization_expiration
                 and self.env._("Bank authorization ends in %s day(s): renew it in Ponto.", max(account.consent_days_left, 0))

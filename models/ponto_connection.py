@@ -205,14 +205,9 @@ class PontoConnection(models.Model):
 
     def action_open_update_credentials(self):
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.env._("Update Accounts"),
-            "res_model": "ponto.link.wizard",
-            "view_mode": "form",
-            "target": "new",
-            "context": {"default_connection_id": self.id},
-        }
+        return self.env["ponto.link.wizard"]._open_action(
+            self.env._("Update Accounts"), default_connection_id=self.id
+        )
 
     def action_edit_accounts(self):
         self.ensure_one()

@@ -198,15 +198,20 @@ class PontoLinkWizard(models.TransientModel):
         ponto_ids = set(self.line_ids.mapped("ponto_id"))
         return self.connection_id.account_ids.filtered(lambda account: account.ponto_id in ponto_ids)
 
-    def _reopen(self):
+    @api.model
+    def _open_action(self, name, **context):
+        """The window action of this wizard, wide enough for its table of accounts."""
         return {
             "type": "ir.actions.act_window",
+            "name": name,
             "res_model": self._name,
-            "res_id": self.id,
             "view_mode": "form",
             "target": "new",
-            "name": self.env._("Connect with Ponto"),
+            "context": {"dialog_size": "extra-large", **context},
         }
+
+    def _reopen(self):
+        return {**self._open_action(self.env._("Connect with Ponto")), "res_id": self.id}
 
 
 class PontoLinkWizardLine(models.TransientModel):
