@@ -58,7 +58,7 @@ class PontoConnection(models.Model):
         tracking=True,
     )
     last_error = fields.Text(readonly=True)
-    last_sync = fields.Datetime(string="Last Synchronization", readonly=True)
+    last_sync = fields.Datetime(string="Last Synchronization", compute="_compute_last_sync")
     organization_id = fields.Char(
         string="Ponto Organization", readonly=True, help="Ponto's id of the organization."
     )
@@ -77,6 +77,11 @@ class PontoConnection(models.Model):
             if vals.get("api_token") and not vals.get("client_secret"):
                 vals["state"] = "deprecated_token"
         return super().create(vals_list)
+
+    @api.depends("account_ids.last_sync")
+    def _compute_last_sync(self):
+        for connection in self:
+            connection.last_sync = max(connection.account_ids.mapped("last_sync") or [False], key=bool)
 
     @api.depends("account_ids")
     def _compute_account_count(self):

@@ -3,8 +3,8 @@
 
 Cron, "Synchronize now", the link wizard's first import and the demo all call `_sync()`.
 Exactly once: every line carries its Ponto transaction id under a unique index; transactions are
-imported oldest first, one page per transaction, and the import cursor advances in the same commit
-as its page, so a crash leaves a consistent prefix that the next run continues.
+imported oldest first, in batches of pages, and the import cursor advances in the same commit
+as its batch, so a crash leaves a consistent prefix that the next run continues.
 """
 import logging
 import time
@@ -40,7 +40,9 @@ LATE_BOOKING_DAYS = 3
 # An incremental synchronization holds at most this many new transactions in memory; past that it
 # switches to the two-pass walk, which streams page by page.
 MAX_BUFFERED_TRANSACTIONS = 1000
-BATCH_SIZE = 100
+# Transactions imported and committed together (pages are gathered up to this): Odoo's statement
+# line creation has a cost per call, so larger batches are faster; memory stays bounded.
+BATCH_SIZE = 1000
 # Ask Ponto to refresh from the bank when its data is older than this.
 STALE_AFTER = timedelta(hours=6)
 CONSENT_WARNING_DAYS = (15, 3, 1)
@@ -124,15 +126,16 @@ class PontoAccountSync(models.Model):
         imported = 0
         try:
             with self.env.cr.savepoint():
-                client, bank_error = self._prepare_sync(manual=manual, clients=clients)
-            for page in self._transaction_pages(client):
+                client, bank_error, balance_moved = self._prepare_sync(manual=manual, clients=clients)
+            for batch in self._transaction_batches(client):
                 if not self._try_lock():
-                    break  # another run took over at a page boundary; it continues from the cursor
-                imported += self._import_page(page)
+                    break  # another run took over at a batch boundary; it continues from the cursor
+                imported += self._import_batch(batch)
                 self._commit()
             else:
-                with self.env.cr.savepoint():
-                    self._close_statements()
+                if imported or balance_moved or not self.opening_balance_done:
+                    with self.env.cr.savepoint():
+                        self._close_statements()
         except Exception as error:  # noqa: BLE001 - every failure becomes a state, never a traceback
             self._record_failure(error, started, imported)
             return imported
@@ -145,20 +148,32 @@ class PontoAccountSync(models.Model):
     def _prepare_sync(self, *, manual, clients):
         """Refresh the account from Ponto, warn about consent, handle bank refreshes.
 
-        Returns the client and the error of the last bank refresh, if it failed (the history
-        Ponto already holds stays readable, so the import goes on).
+        Returns the client, the error of the last bank refresh if it failed (the history Ponto
+        already holds stays readable, so the import goes on), and whether the balance moved.
         """
         connection = self.connection_id
         client = clients.get(connection.id) or clients.setdefault(connection.id, connection._get_client())
         ponto_account = client.get_account(self.ponto_id)
-        self.write(self._values_from_ponto(ponto_account))
+        changed = self._write_changed(self._values_from_ponto(ponto_account))
         self._warn_consent()
         try:
             self._apply_updated_transactions(client)
         except PontoAuthorizationError as error:
-            return client, error
+            return client, error, True
         self._request_bank_refresh(client, ponto_account, manual=manual)
-        return client, None
+        return client, None, bool({"current_balance", "current_balance_date"} & changed)
+
+    def _write_changed(self, values):
+        """Write only the values that differ (no update, recomputation or check for the others).
+
+        Returns the names of the fields written."""
+        changed = {
+            name: value for name, value in values.items()
+            if self._fields[name].convert_to_cache(value, self) != self._fields[name].convert_to_cache(self[name], self)
+        }
+        if changed:
+            self.write(changed)
+        return set(changed)
 
     def _commit(self):
         """Commit the work done so far, except inside tests (whose cursor must not commit)."""
@@ -169,11 +184,23 @@ class PontoAccountSync(models.Model):
             self.env.flush_all()
 
     def _try_lock(self):
-        """Transaction-level advisory lock: released by every commit, taken again per page."""
+        """Transaction-level advisory lock: released by every commit, taken again per batch."""
         self.env.cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, self.id))
         return self.env.cr.fetchone()[0]
 
     # ------------------------------------------------------------------ fetching
+
+    def _transaction_batches(self, client):
+        """Booked transactions to import, oldest first, gathered from pages into batches of about
+        BATCH_SIZE (each imported and committed with its cursor)."""
+        batch = []
+        for page in self._transaction_pages(client):
+            batch.extend(page)
+            if len(batch) >= BATCH_SIZE:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
     def _transaction_pages(self, client):
         """Pages of booked transactions to import, oldest first."""
@@ -185,7 +212,7 @@ class PontoAccountSync(models.Model):
     def _incremental_pages(self, client):
         """Newest first from the top down to a few days before the cursor, then oldest first.
 
-        Already imported transactions in that window are skipped by `_import_page`; a window too
+        Already imported transactions in that window are skipped by `_import_batch`; a window too
         large to hold switches to the streaming walk.
         """
         boundary = self.last_transaction_date - timedelta(days=LATE_BOOKING_DAYS)
@@ -198,8 +225,7 @@ class PontoAccountSync(models.Model):
                 yield from client.iter_transaction_pages_since(self.ponto_id, boundary)
                 return
         window.reverse()
-        for index in range(0, len(window), BATCH_SIZE):
-            yield window[index:index + BATCH_SIZE]
+        yield window
 
     def _request_bank_refresh(self, client, ponto_account, *, manual):
         """Ask Ponto to refresh from the bank when its data is stale; never wait for it."""
@@ -229,8 +255,8 @@ class PontoAccountSync(models.Model):
 
     # ------------------------------------------------------------------ importing
 
-    def _import_page(self, transactions):
-        """Import one page (oldest first) with its cursor, in one savepoint. Returns the count."""
+    def _import_batch(self, transactions):
+        """Import one batch (oldest first) with its cursor, in one savepoint. Returns the count."""
         if not transactions:
             return 0
         Line = self.env["account.bank.statement.line"]
@@ -248,7 +274,7 @@ class PontoAccountSync(models.Model):
         booking_date = transaction.booking_date()
         if self.last_transaction_date and booking_date < self.last_transaction_date:
             return
-        self.write({"last_transaction_id": transaction.id, "last_transaction_date": booking_date})
+        self._write_changed({"last_transaction_id": transaction.id, "last_transaction_date": booking_date})
 
     def _close_statements(self):
         """After a complete pass: opening balance on the first one, then the statements' balances."""
@@ -274,10 +300,9 @@ class PontoAccountSync(models.Model):
             "imported_count": self.imported_count + imported,
             "next_sync": next_sync,
         })
-        self.connection_id.last_sync = started
 
     def _record_failure(self, error, started, imported):
-        """Roll the failed page back (its savepoint did), then store a readable state."""
+        """Roll the failed batch back (its savepoint did), then store a readable state."""
         state, message = self._describe_failure(error)
         _logger.warning("Ponto synchronization of account %s failed: %s", self.id, message)
         self.env.invalidate_all()

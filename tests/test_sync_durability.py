@@ -18,6 +18,7 @@ from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import Registry
 from odoo.tests import BaseCase, get_db_name, tagged
 
+from ..models import ponto_sync
 from ..models.ponto_connection import API_URL_PARAM, BACKOFF_PARAM
 from ..models.ponto_sync import PontoAccountSync
 from ..ponto.fake_server import FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FakePonto
@@ -31,7 +32,7 @@ class SimulatedCrash(BaseException):
 
 @tagged("post_install", "-at_install")
 class TestSyncDurability(BaseCase):
-    transactions = 450  # five pages of 100
+    transactions = 450  # five batches of 100 (see setUp)
 
     @classmethod
     def setUpClass(cls):
@@ -45,6 +46,10 @@ class TestSyncDurability(BaseCase):
             params = env["ir.config_parameter"]
             params.set_param(API_URL_PARAM, cls.fake.url)
             params.set_param(BACKOFF_PARAM, "0.001")
+
+    def setUp(self):
+        super().setUp()
+        self.startPatcher(patch.object(ponto_sync, "BATCH_SIZE", 100))  # one commit per page
 
     @classmethod
     @contextmanager
