@@ -330,7 +330,8 @@ class _Kind:
 
 _CARD_TEXTS = ("Paiement Bancontact {name}", "Betaling Bancontact {name}", "Maestro {name}")
 _CHECKING_KINDS = (
-    _Kind(30, 1, (8000, 368000), "SEPA credit transfer", "PMNT-RCDT-ESCT", "01-50-000",
+    # Customers pay a little more than the business spends: the balance grows, as a sound SME's.
+    _Kind(32, 1, (8000, 368000), "SEPA credit transfer", "PMNT-RCDT-ESCT", "01-50-000",
           "customers", ("Facture {year}/{n:04d}", "Factuur {n}", "Acompte commande {n}"), 0.6),
     _Kind(30, -1, (2500, 250000), "SEPA credit transfer", "PMNT-ICDT-ESCT", "01-01-000",
           "suppliers", ("Facture {n}", "Invoice INV-{year}-{n:04d}", "Client 4471 - {n}"), 0.4,
@@ -348,12 +349,12 @@ _CHECKING_KINDS = (
 _SAVINGS_KINDS = (
     _Kind(48, 1, (50000, 500000), "Internal transfer", "PMNT-RCDT-BOOK", None, "holder",
           ("Épargne {month} {year}", "Mise en réserve {n}")),
-    _Kind(48, -1, (50000, 500000), "Internal transfer", "PMNT-ICDT-BOOK", None, "holder",
+    _Kind(44, -1, (50000, 500000), "Internal transfer", "PMNT-ICDT-BOOK", None, "holder",
           ("Transfert vers compte courant",)),
     _Kind(4, 1, (100, 4000), "Interest", "ACMT-MDOP-INTR", None, None, ("Intérêts {year}",)),
 )
 _FOREIGN_CURRENCY_KINDS = (
-    _Kind(40, 1, (30000, 500000), "International credit transfer", "PMNT-RCDT-XBCT", None,
+    _Kind(44, 1, (30000, 500000), "International credit transfer", "PMNT-RCDT-XBCT", None,
           "customers", ("Invoice {year}-{n:04d}",)),
     _Kind(45, -1, (10000, 400000), "International credit transfer", "PMNT-ICDT-XBCT", None,
           "suppliers", ("Invoice {n}", "PO {n}")),
