@@ -271,3 +271,21 @@ class TestLinkNoAccount(WizardCase):
             self.open_wizard()
         self.assertIn("gives access to no account", str(caught.exception))
         self.assertIn("select the accounts to synchronize", str(caught.exception))
+
+
+@tagged("post_install", "-at_install")
+class TestLinkActivatesCurrency(PontoCase):
+    """A journal created for an account in a currency not in use yet works at once."""
+
+    def test_new_journal_activates_the_account_currency(self):
+        usd = self.env.ref("base.USD")
+        # USD is in use by the database's first company: make it look unused here, in SQL.
+        self.env.cr.execute("UPDATE res_currency SET active = FALSE WHERE id = %s", [usd.id])
+        usd.invalidate_recordset(["active"])
+        wizard = self.open_wizard()
+        wizard.line_ids.filtered(lambda line: line.currency_id == usd).action = "create"
+        wizard.action_validate()
+        self.assertTrue(usd.active)
+        account = self.env["ponto.account"].search([("currency_id", "=", usd.id), ("company_id", "=", self.company.id)])
+        account._sync()
+        self.assertEqual(account.sync_state, "ok", account.last_error)

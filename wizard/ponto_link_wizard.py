@@ -299,7 +299,10 @@ class PontoLinkWizardLine(models.TransientModel):
             journal.write(self._bank_account_values())
 
     def _create_journal(self):
+        """A bank journal for the account, in its currency (activated if it was not in use)."""
         company = self.company_id
+        if self.currency_id and not self.currency_id.active:
+            self.currency_id.sudo().active = True
         return self.env["account.journal"].create({
             "name": self.name,
             "type": "bank",
