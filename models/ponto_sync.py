@@ -8,9 +8,11 @@ as its batch, so a crash leaves a consistent prefix that the next run continues.
 """
 import logging
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 import psycopg2
+import psycopg2.errors
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
@@ -109,15 +111,16 @@ class PontoAccountSync(models.Model):
         for account in self:
             if deadline and time.monotonic() > deadline:
                 break
-            if not account._try_lock():
-                _logger.info("Ponto account %s is being synchronized elsewhere: skipped", account.id)
-                continue
-            account.invalidate_recordset()
-            if only_due and not account.filtered_domain(self._due_domain()):
-                continue  # another worker did it since this tick listed it
-            run = account.with_context(ponto_run_key=account.env.context.get("ponto_run_key") or fields.Datetime.now())
-            imported += run._sync_one(manual=manual, clients=clients)
-            account._commit()
+            with account._exclusive_run() as locked:
+                if not locked:
+                    _logger.info("Ponto account %s is being synchronized elsewhere: skipped", account.id)
+                    continue
+                account._commit()  # a fresh snapshot: what other runs committed is seen now
+                if only_due and not account.filtered_domain(self._due_domain()):
+                    continue  # another worker did it since this tick listed it
+                run_key = account.env.context.get("ponto_run_key") or fields.Datetime.now()
+                imported += account.with_context(ponto_run_key=run_key)._sync_one(manual=manual, clients=clients)
+                account._commit_outcome()
         return imported
 
     def _sync_one(self, *, manual, clients):
@@ -128,16 +131,13 @@ class PontoAccountSync(models.Model):
             with self.env.cr.savepoint():
                 client, bank_error, balance_moved = self._prepare_sync(manual=manual, clients=clients)
             for batch in self._transaction_batches(client):
-                if not self._try_lock():
-                    break  # another run took over at a batch boundary; it continues from the cursor
                 imported += self._import_batch(batch)
                 self._commit()
                 if len(batch) >= BATCH_SIZE:
                     self._refresh_planner_statistics()
-            else:
-                if imported or balance_moved or not self.opening_balance_done:
-                    with self.env.cr.savepoint():
-                        self._close_statements()
+            if imported or balance_moved or not self.opening_balance_done:
+                with self.env.cr.savepoint():
+                    self._close_statements()
         except Exception as error:  # noqa: BLE001 - every failure becomes a state, never a traceback
             self._record_failure(error, started, imported)
             return imported
@@ -197,10 +197,35 @@ class PontoAccountSync(models.Model):
             "ANALYZE account_move, account_move_line, account_bank_statement_line, account_bank_statement"
         )
 
-    def _try_lock(self):
-        """Transaction-level advisory lock: released by every commit, taken again per batch."""
-        self.env.cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, self.id))
-        return self.env.cr.fetchone()[0]
+    def _commit_outcome(self):
+        """Commit the end of an account's run. Should the database refuse it (a concurrent update
+        of the account), only that state is lost: the imported batches are committed already."""
+        try:
+            self._commit()
+        except psycopg2.errors.SerializationFailure:
+            self.env.cr.rollback()
+            _logger.warning("Ponto account %s: its state was updated concurrently; kept theirs", self.id)
+
+    @contextmanager
+    def _exclusive_run(self):
+        """Session-level advisory lock on the account for a whole run (commits keep it): a second
+        run, by another worker or a user, skips the account instead of importing alongside."""
+        cr = self.env.cr
+        cr.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, self.id))
+        locked = cr.fetchone()[0]
+        try:
+            yield locked
+        finally:
+            if locked:
+                self._unlock(cr)
+
+    def _unlock(self, cr):
+        unlock = "SELECT pg_advisory_unlock(%s, %s)"
+        try:
+            cr.execute(unlock, (LOCK_NAMESPACE, self.id))
+        except psycopg2.errors.InFailedSqlTransaction:
+            cr.rollback()  # the run died mid-transaction: nothing of it can be committed anyway
+            cr.execute(unlock, (LOCK_NAMESPACE, self.id))
 
     # ------------------------------------------------------------------ fetching
 
@@ -258,7 +283,11 @@ class PontoAccountSync(models.Model):
         """Apply Ponto's corrections of imported transactions, from a finished synchronization."""
         if not self.pending_synchronization_id:
             return
-        synchronization = client.get_synchronization(self.pending_synchronization_id)
+        try:
+            synchronization = client.get_synchronization(self.pending_synchronization_id)
+        except PontoNotFound:  # Ponto forgot that refresh: ask for another one
+            self.pending_synchronization_id = False
+            return
         if not synchronization.is_finished:
             return
         self.pending_synchronization_id = False
@@ -276,19 +305,26 @@ class PontoAccountSync(models.Model):
         Line = self.env["account.bank.statement.line"]
         known = Line._ponto_known_ids(self.company_id, [transaction.id for transaction in transactions])
         new = [transaction for transaction in transactions if transaction.id not in known]
-        newest = max(transactions, key=lambda transaction: transaction.booking_date())
         with self.env.cr.savepoint():
             if new:
                 values = [statement_line_values(transaction) for transaction in new]
                 Line._ponto_create_lines(self, values)
-            self._advance_cursor(newest)
+                self.imported_count += len(new)
+            self._advance_cursor(transactions)
         return len(new)
 
-    def _advance_cursor(self, transaction):
-        booking_date = transaction.booking_date()
+    def _advance_cursor(self, transactions):
+        """Move the cursor to the newest of `transactions`, never backwards and never past today:
+        a transaction dated in the future must not hide those booked until that date."""
+        today = fields.Date.context_today(self)
+        booked = [transaction for transaction in transactions if transaction.booking_date() <= today]
+        if not booked:
+            return
+        newest = max(booked, key=lambda transaction: transaction.booking_date())
+        booking_date = newest.booking_date()
         if self.last_transaction_date and booking_date < self.last_transaction_date:
             return
-        self._write_changed({"last_transaction_id": transaction.id, "last_transaction_date": booking_date})
+        self._write_changed({"last_transaction_id": newest.id, "last_transaction_date": booking_date})
 
     def _close_statements(self):
         """After a complete pass: opening balance on the first one, then the statements' balances."""
@@ -308,12 +344,7 @@ class PontoAccountSync(models.Model):
         self.connection_id._set_state("connected")
 
     def _record_run(self, started, imported, next_sync):
-        self.write({
-            "last_sync": started,
-            "last_sync_count": imported,
-            "imported_count": self.imported_count + imported,
-            "next_sync": next_sync,
-        })
+        self.write({"last_sync": started, "last_sync_count": imported, "next_sync": next_sync})
 
     def _record_failure(self, error, started, imported):
         """Roll the failed batch back (its savepoint did), then store a readable state."""
@@ -364,7 +395,11 @@ class PontoAccountSync(models.Model):
         if isinstance(error, UserError):
             return "error", error.args[0]
         if isinstance(error, psycopg2.Error):
-            return "error", _("The database refused the import; it will be retried. %s", error.pgerror or error)
+            _logger.warning("Ponto account %s: the database refused the import: %s", self.id, error.pgerror)
+            return "error", _(
+                "The database refused the import; it will be retried. %s",
+                error.diag.message_primary or type(error).__name__,
+            )
         _logger.error("Unexpected error during the Ponto synchronization of account %s", self.id, exc_info=error)
         return "error", _("Unexpected error; it will be retried. %s", error)
 

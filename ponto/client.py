@@ -338,8 +338,13 @@ class PontoClient:
             )
         if authenticated and (status == 401 or const.TOKEN_REJECTED_CODES.intersection(codes)):
             return _TokenRejected(context)
-        if status == 404 or const.NOT_FOUND_CODE in codes:
+        if const.NOT_FOUND_CODE in codes or (status == 404 and codes):
             return PontoNotFound(detail, **context)
+        if status == 404:  # not Ponto's error body: something else answers at this address
+            return PontoRequestError(
+                detail or "Nothing answers this call at the Ponto API address: check the address.",
+                **context,
+            )
         if status == 429:
             retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
             return PontoRateLimited(detail, retry_after=retry_after, **context)

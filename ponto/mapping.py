@@ -73,11 +73,22 @@ def normalise_account_number(value):
 
 
 def transaction_details(transaction):
-    """The raw Ponto attributes worth keeping with the line, JSON-safe (amounts as strings)."""
+    """The raw Ponto attributes worth keeping with the line, JSON-safe (amounts as strings) and
+    storable (PostgreSQL's jsonb refuses the NUL character, so it is dropped)."""
     attributes = transaction.attributes or {}
     details = {key: attributes.get(key) for key in _DETAIL_ATTRIBUTES if attributes.get(key) is not None}
     details["id"] = transaction.id
-    return json.loads(json.dumps(details, default=str))
+    return _without_nul(json.loads(json.dumps(details, default=str)))
+
+
+def _without_nul(value):
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {key: _without_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    return value
 
 
 def statement_line_values(transaction, tz=BRUSSELS_TZ):

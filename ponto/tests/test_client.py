@@ -271,6 +271,16 @@ def test_not_found_carries_code_status_and_request_id(api, client, sleeps):
     assert len(calls_to(api, ACCOUNT_URL)) == 1 and sleeps == []
 
 
+def test_not_found_from_something_else_than_ponto_is_not_a_missing_resource(api, client):
+    add_tokens(api)
+    api.add(responses.GET, ACCOUNT_URL, status=404, body="<html><h1>Not Found</h1></html>",
+            content_type="text/html")
+    with pytest.raises(PontoRequestError) as caught:
+        client.get_account(ACCOUNT_ID)
+    assert not isinstance(caught.value, PontoNotFound)
+    assert "check the address" in str(caught.value) and caught.value.status == 404
+
+
 def test_request_id_from_the_body_when_no_header(api, client):
     add_tokens(api)
     api.add(responses.GET, ACCOUNT_URL, status=404, json=error_body("resourceNotFound"))

@@ -127,3 +127,15 @@ def test_huge_remittance_text_is_kept_whole():
 ])
 def test_valid_iban(value, expected):
     assert valid_iban(value) == expected
+
+
+def test_details_drop_nul_characters_postgresql_refuses():
+    details = statement_line_values(transaction(additionalInformation="a\x00b", endToEndId="\x00"))[
+        "transaction_details"]
+    assert details["additionalInformation"] == "ab" and details["endToEndId"] == ""
+    assert "\x00" not in json.dumps(details)
+
+
+def test_details_keep_a_written_backslash_u0000():
+    details = statement_line_values(transaction(additionalInformation="C:\\u0000"))["transaction_details"]
+    assert details["additionalInformation"] == "C:\\u0000"
