@@ -28,10 +28,12 @@ ensure_setup() {
      || [ ! -L "$ADDONS_LINK_DIR/$MODULE" ] || [ ! -f "$ODOO_CONF" ]; then
     "$ROOT/scripts/setup" || die "scripts/setup failed (see above)."
   fi
+  write_odoo_conf  # cheap, and follows ODOO_PATH / ODOO_DATA_DIR of this run
 }
 
 ODOO_CONF="$VENV/odoo.conf"
-DATA_DIR="$VENV/odoo-data"
+# Machine-wide like the template database it goes with, so every checkout finds its files.
+DATA_DIR="${ODOO_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/account_bank_sync_ponto}"
 
 write_odoo_conf() {
   cat > "$ODOO_CONF" <<CONF
@@ -75,8 +77,10 @@ ensure_template() {
   # Builds the template database once (about 30 s); every run then copies it (under a second).
   local tmpl
   tmpl=$(template_name)
-  if ! db_exists "$tmpl"; then
+  if ! db_exists "$tmpl" || [ ! -d "$DATA_DIR/filestore/$tmpl" ]; then
     echo "Building template database $tmpl (base + account, once)..."
+    drop_db "$tmpl"
+    drop_db "${tmpl}_build"
     odoo_bin -d "${tmpl}_build" -i account --stop-after-init --log-level=warn \
       || die "could not build the template database"
     psql_do "ANALYZE" "${tmpl}_build" >/dev/null
