@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-"""Exactly once with real commits: crashes between pages, and runs in parallel.
+"""Exactly once with real commits: runs of one account in parallel (crashes: test_crash_points).
 
 These tests commit for real (as the cron does), so they run on cursors of their own, each in a
 company of its own (the test database is thrown away after the run).
@@ -30,10 +30,6 @@ from .common import FAKE_TODAY
 def always_locked(account):
     """The account lock as if every run got it: two runs import side by side."""
     yield True
-
-
-class SimulatedCrash(BaseException):
-    """Like a killed worker: not an Exception, so no handler of the engine catches it."""
 
 
 @tagged("post_install", "-at_install")
@@ -99,46 +95,10 @@ class TestSyncDurability(BaseCase):
                 for line in lines if line.ponto_transaction_id
             )
 
-    def oldest_first(self):
-        """The fake's booked transactions as (id, amount), oldest first."""
-        booked = map(Transaction.from_resource, reversed(self.fake.booked(self.ponto_id)))
-        return [(transaction.id, Decimal(transaction.amount)) for transaction in booked]
-
     def truth(self):
-        return sorted(self.oldest_first())
-
-    @contextmanager
-    def crash_at_commit(self, number, *, after):
-        """Crash the run at its `number`-th commit, just before or just after it."""
-        original = PontoAccountSync._commit
-        calls = []
-
-        def commit(account):
-            calls.append(1)
-            if len(calls) == number and not after:
-                raise SimulatedCrash
-            original(account)
-            if len(calls) == number and after:
-                raise SimulatedCrash
-
-        with patch.object(PontoAccountSync, "_commit", commit):
-            yield
-
-    def assert_crash_then_rerun_is_exact(self, number, *, after):
-        account_id = self.linked_account_id()
-        with self.crash_at_commit(number, after=after), self.assertRaises(SimulatedCrash):
-            self.sync(account_id)
-        partial = self.imported(account_id)
-        self.assertTrue(0 < len(partial) < self.transactions)
-        self.assertEqual(partial, sorted(self.oldest_first()[:len(partial)]), "a crash keeps a prefix")
-        self.assertEqual(self.sync(account_id), ("ok", False))
-        self.assertEqual(self.imported(account_id), self.truth())
-
-    def test_crash_after_a_committed_page_then_rerun_imports_exactly_once(self):
-        self.assert_crash_then_rerun_is_exact(2, after=True)
-
-    def test_crash_before_a_commit_then_rerun_imports_exactly_once(self):
-        self.assert_crash_then_rerun_is_exact(3, after=False)
+        """The fake's booked transactions as sorted (id, amount) pairs."""
+        booked = map(Transaction.from_resource, self.fake.booked(self.ponto_id))
+        return sorted((transaction.id, Decimal(transaction.amount)) for transaction in booked)
 
     def run_in_parallel(self, account_id, runs=2):
         """Start `runs` synchronizations of one account at once, each on its own cursor.
